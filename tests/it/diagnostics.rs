@@ -36,6 +36,10 @@ fn servers_bin() -> PathBuf {
     bin
 }
 
+/// The config of runs that check: a server's first check can take seconds on a loaded
+/// machine, and these tests judge what it says, not how soon.
+const PATIENT: &str = "[lsp]\ntimeout_ms = 60000\n";
+
 /// `PATH` with the test servers first.
 fn path_with_servers() -> String {
     format!(
@@ -115,7 +119,7 @@ async fn a_python_type_error_a_patch_makes_reaches_the_model_and_its_fix_says_no
             ),
             Reply::text("done"),
         ],
-        "",
+        PATIENT,
     )
     .await;
     let broke = output(&outputs, "break");
@@ -178,7 +182,7 @@ async fn a_typescript_type_error_reaches_the_model() {
             ),
             Reply::text("done"),
         ],
-        "",
+        PATIENT,
     )
     .await;
     let broke = output(&outputs, "break");

@@ -210,9 +210,39 @@ struct Running {
 }
 
 impl Running {
-    /// How long it must be quiet before its diagnostics count as whole.
-    fn settle(&self) -> Duration {
-        if self.checked { SETTLE } else { SETTLE_FIRST }
+    /// Shows the server `text` as the file `path` (in `language`) now holds: opened the first
+    /// time, changed after. The version it is.
+    fn show(&mut self, uri: &str, (path, language): (&Path, &str), text: &str) -> i64 {
+        match self.open.get_mut(path) {
+            Some(version) => {
+                *version += 1;
+                self.client.notify(
+                    "textDocument/didChange",
+                    json!({"textDocument": {"uri": uri, "version": *version}, "contentChanges": [{"text": text}]}),
+                );
+                *version
+            }
+            None => {
+                self.client.notify(
+                    "textDocument/didOpen",
+                    json!({"textDocument": {"uri": uri, "languageId": language, "version": 1, "text": text}}),
+                );
+                self.open.insert(path.to_path_buf(), 1);
+                1
+            }
+        }
+    }
+
+    /// Waits for the diagnostics of `version` (its publications after the `seen`th): whether
+    /// they came before `until`. Quiet is waited for the longer until it has answered once.
+    async fn wait(&mut self, uri: &str, (seen, version): (u64, i64), until: Instant) -> bool {
+        let settle = if self.checked { SETTLE } else { SETTLE_FIRST };
+        let came = self
+            .client
+            .publication_after(uri, (seen, version), settle, until)
+            .await;
+        self.checked |= came;
+        came
     }
 }
 
@@ -455,56 +485,23 @@ impl Inner {
             self.current.remove(&change.path);
             return Ok(Some(Vec::new()));
         };
-        let before = match (running.open.get(&change.path), &change.before) {
-            (Some(_), _) => self.current.get(&change.path).cloned().unwrap_or_default(),
-            (None, Some(before)) => {
+        let before = match (running.open.contains_key(&change.path), &change.before) {
+            (true, _) => self.current.get(&change.path).cloned().unwrap_or_default(),
+            (false, Some(before)) => {
                 let seen = running.client.published(&uri).count;
-                running.client.notify(
-                    "textDocument/didOpen",
-                    json!({"textDocument": {"uri": uri, "languageId": server.language, "version": 1, "text": before}}),
-                );
-                running.open.insert(change.path.clone(), 1);
-                let settle = running.settle();
-                if !running
-                    .client
-                    .publication_after(&uri, (seen, 1), settle, until)
-                    .await
-                {
+                let version = running.show(&uri, (&change.path, &server.language), before);
+                if !running.wait(&uri, (seen, version), until).await {
                     return timed_out(running);
                 }
-                running.checked = true;
                 diagnostics(&change.path, &server.name, &running.client.published(&uri))
             }
-            (None, None) => Vec::new(),
+            (false, None) => Vec::new(),
         };
         let seen = running.client.published(&uri).count;
-        let version = match running.open.get_mut(&change.path) {
-            Some(version) => {
-                *version += 1;
-                running.client.notify(
-                    "textDocument/didChange",
-                    json!({"textDocument": {"uri": uri, "version": *version}, "contentChanges": [{"text": after}]}),
-                );
-                *version
-            }
-            None => {
-                running.client.notify(
-                    "textDocument/didOpen",
-                    json!({"textDocument": {"uri": uri, "languageId": server.language, "version": 1, "text": after}}),
-                );
-                running.open.insert(change.path.clone(), 1);
-                1
-            }
-        };
-        let settle = running.settle();
-        if !running
-            .client
-            .publication_after(&uri, (seen, version), settle, until)
-            .await
-        {
+        let version = running.show(&uri, (&change.path, &server.language), after);
+        if !running.wait(&uri, (seen, version), until).await {
             return timed_out(running);
         }
-        running.checked = true;
         let now = diagnostics(&change.path, &server.name, &running.client.published(&uri));
         let new = introduced(&before, &now);
         self.current.insert(change.path.clone(), now);
