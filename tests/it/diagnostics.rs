@@ -14,11 +14,30 @@ use crate::fake_openai::{FakeOpenAi, Reply};
 use crate::llm_stream::{Login, write_login};
 use crate::support::{kelp, shown, tool_outputs};
 
-/// Where the test servers are installed: `tests/lsp`, `npm ci` run there the first time (as
-/// `.ci/run` does first), one test process at a time.
+/// Where the test servers are installed: `tests/lsp` (`npm ci` run there the first time, as
+/// `.ci/run` does first, one test process at a time), or, where the checkout lies in a folder the
+/// sandbox keeps from its commands (`/tmp`: a language server runs in the sandbox and must see
+/// its own program), a copy installed beside the home folder's other test folders.
 fn servers_bin() -> PathBuf {
     use std::os::fd::AsRawFd;
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/lsp");
+    let checkout = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/lsp");
+    let hidden = |dir: &Path| {
+        let real = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
+        real.starts_with("/tmp") || real.starts_with(std::env::temp_dir())
+    };
+    let dir = match std::env::var_os("HOME").map(PathBuf::from) {
+        Some(home) if hidden(&checkout) && !hidden(&home) => {
+            let lock = std::fs::read(checkout.join("package-lock.json")).unwrap();
+            let tag: String = sha2_hex(&lock).chars().take(12).collect();
+            let dir = home.join(format!(".kelp-test-lsp-{tag}"));
+            std::fs::create_dir_all(&dir).unwrap();
+            for file in ["package.json", "package-lock.json"] {
+                std::fs::copy(checkout.join(file), dir.join(file)).unwrap();
+            }
+            dir
+        }
+        _ => checkout,
+    };
     let bin = dir.join("node_modules/.bin");
     let lock =
         std::fs::File::create(Path::new(env!("CARGO_TARGET_TMPDIR")).join("lsp-install.lock"))
@@ -31,9 +50,23 @@ fn servers_bin() -> PathBuf {
             .current_dir(&dir)
             .output()
             .expect("npm is installed (the diagnostics tests need node and npm)");
-        assert!(out.status.success(), "npm ci in tests/lsp: {}", shown(&out));
+        assert!(
+            out.status.success(),
+            "npm ci in {}: {}",
+            dir.display(),
+            shown(&out)
+        );
     }
     bin
+}
+
+/// The SHA-256 of `bytes`, in hex.
+fn sha2_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes)
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect()
 }
 
 /// The config of runs that check: a server's first check can take seconds on a loaded
