@@ -585,6 +585,8 @@ async fn scrollback_mode_puts_the_conversation_in_the_terminals_history() {
             pty.history().contains("You said: question 1")
                 && screen.contains("Ask anything")
                 && screen.contains("println!(\"question 3\")")
+                // The third turn ended: its answer whole, the working line gone.
+                && !screen.contains("Working")
         },
         WAIT,
         "the first answer in the terminal's history, the view drawn below it",
