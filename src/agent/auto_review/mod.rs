@@ -190,7 +190,10 @@ pub fn person_only(
             .iter()
             .any(|path| hidden(path))
             .then(|| "it reads a file the sandbox keeps hidden".to_string()),
-        ApprovalSubject::Command { command, .. } | ApprovalSubject::Unsandboxed { command, .. } => {
+        ApprovalSubject::Command { command, .. }
+        | ApprovalSubject::Unsandboxed { command, .. }
+        // A host a command reaches: the command's own words decide.
+        | ApprovalSubject::Network { command, .. } => {
             if let Some(ToolCall::WriteStdin(args)) = tool
                 && args.target.as_ref().is_some_and(|target| !target.sandboxed)
             {
@@ -203,12 +206,6 @@ pub fn person_only(
                 )
             })
         }
-        ApprovalSubject::Network { command, .. } => always_asks(command).map(|prefix| {
-            format!(
-                "you marked `{}` to be always asked",
-                crate::agent::command_rules::shown(&prefix)
-            )
-        }),
         ApprovalSubject::McpTool { .. } => None,
     }
 }
