@@ -76,7 +76,9 @@ pub(super) async fn decide(
     let approvals = &ctx.approvals;
     let always_asks = |command: &str| approvals.always_asks(command);
     let person_only = auto_review::person_only(&subject, tool, context, always_asks);
-    if person_only.is_none() && approvals.desk(|desk| desk.take_let_through(&subject)) {
+    if person_only.is_none()
+        && approvals.desk(|desk| desk.take_let_through(ctx.agent_path(), &subject))
+    {
         return Some(Answered::Person(ApprovalDecision::Yes));
     }
     if approvals.desk(|desk| desk.on()) {

@@ -219,9 +219,6 @@ async fn steps(
             add_user_message(conversation, ctx, steer.text, steer.images).await?;
         }
         take_team_news(conversation, ctx);
-        for told in ctx.approvals.desk(super::auto_review::Desk::take_to_tell) {
-            record(conversation, ctx, Entry::Item(Item::developer_text(told)));
-        }
         keep_reviews(conversation, ctx);
         let mcp_tools = mcp_tools(mcp.as_ref(), ctx).await?;
         let web_search = ctx
@@ -354,10 +351,14 @@ fn record_outputs(
     }
 }
 
-/// The auto-reviews of the calls just run, kept in the conversation; their tokens are spent
-/// as any request's.
+/// The auto-reviews of the calls just run, kept in the conversation (their tokens spent as
+/// any request's), and what the model is to be told of the person's `/approve`.
 fn keep_reviews(conversation: &mut Conversation, ctx: &TurnContext) {
-    let (reviews, spent) = ctx.approvals.desk(super::auto_review::Desk::take_unkept);
+    let agent = ctx.agent_path();
+    for told in ctx.approvals.desk(|desk| desk.take_to_tell(agent)) {
+        record(conversation, ctx, Entry::Item(Item::developer_text(told)));
+    }
+    let (reviews, spent) = ctx.approvals.desk(|desk| desk.take_unkept(agent));
     for review in reviews {
         record(conversation, ctx, Entry::Note(Note::Review { review }));
     }

@@ -58,6 +58,13 @@ pub fn take_steered(steered: &Steered) -> Vec<crate::protocol::Submission> {
 }
 
 impl TurnContext {
+    /// The task path of the agent this turn is of: `/root` for the first, or without a team.
+    pub fn agent_path(&self) -> &str {
+        self.seat
+            .as_ref()
+            .map_or(super::team::ROOT, super::team::Seat::path)
+    }
+
     pub(crate) fn emit(&self, event: Event) {
         // A front end that went away cannot be told anything; the turn still ends cleanly.
         let _ = self.events.send(event);

@@ -35,28 +35,37 @@ use crate::tools::{ToolCall, ToolContext};
 /// The longest a review may take before it counts as a no.
 pub const REVIEW_TIMEOUT: Duration = Duration::from_secs(90);
 
-/// Auto-review's part of the approval state: who answers first, the review model, what the
-/// reviewer denied (for `/approve`), what the person let through since, and the reviews
-/// the conversation has yet to keep.
+/// Auto-review's part of the approval state, which a team's agents share: who answers first,
+/// the review model, every review (`/approvals`), and each agent's own [`Book`].
 #[derive(Debug, Default)]
 pub struct Desk {
     pub reviewer: ApprovalsReviewer,
     /// `review_model`: the reviewer's model; `None` is the conversation's.
     pub model: Option<String>,
-    /// The actions the reviewer denied, newest last, each by its key ([`key_of`]).
-    denied: Vec<(String, AutoReview)>,
-    let_through: Vec<String>,
-    unkept: Vec<AutoReview>,
-    spent: Option<TokenUsage>,
-    /// Every review of the conversation, oldest first (`/approvals`).
+    /// Each agent's book, by its task path (`/root` for the first agent).
+    books: std::collections::HashMap<String, Book>,
+    /// Every review of the team, oldest first (`/approvals`).
     seen: Vec<AutoReview>,
-    /// What the model is to be told before its next request (an action the person let through).
-    to_tell: Vec<String>,
+    /// Counts reviews, so the newest denial of any agent is the one `/approve` lets through.
+    reviews: u64,
 }
 
-/// The most reviews `/approvals` keeps in memory (the conversation's file keeps them all).
+/// What auto-review keeps for one agent: what the reviewer denied it (for `/approve`), what the
+/// person let through since, what its model is to be told, and the reviews and tokens its
+/// conversation has yet to keep.
+#[derive(Debug, Default)]
+struct Book {
+    /// The actions the reviewer denied, oldest first, each by its count and key ([`key_of`]).
+    denied: Vec<(u64, String, AutoReview)>,
+    let_through: Vec<String>,
+    to_tell: Vec<String>,
+    unkept: Vec<AutoReview>,
+    spent: Option<TokenUsage>,
+}
+
+/// The most reviews `/approvals` keeps in memory (the conversations' files keep them all).
 const MAX_SEEN: usize = 500;
-/// The most denials `/approve` may still let through.
+/// The most denials per agent `/approve` may still let through.
 const MAX_DENIED: usize = 20;
 
 impl Desk {
@@ -67,12 +76,8 @@ impl Desk {
 
     /// A new conversation: nothing denied, nothing let through, nothing to keep.
     pub fn forget_session(&mut self) {
-        self.denied.clear();
-        self.let_through.clear();
-        self.unkept.clear();
-        self.spent = None;
+        self.books.clear();
         self.seen.clear();
-        self.to_tell.clear();
     }
 
     /// A reopened conversation: the reviews it kept (none waits for `/approve` any more).
@@ -83,68 +88,95 @@ impl Desk {
         self.seen.drain(..over);
     }
 
-    /// The conversation's reviews, oldest first.
+    /// The team's reviews, oldest first.
     pub fn seen(&self) -> Vec<AutoReview> {
         self.seen.clone()
     }
 
-    /// What the model is to be told before its next request.
-    pub fn take_to_tell(&mut self) -> Vec<String> {
-        std::mem::take(&mut self.to_tell)
+    fn book(&mut self, agent: &str) -> &mut Book {
+        self.books.entry(agent.to_string()).or_default()
     }
 
-    /// `/approve`: the action denied last (or the review `id` denied) may run once, as if the
-    /// person had said yes; the review, marked so, to keep and show. `None` when no such denial
-    /// waits (none was made, or it was let through already).
+    /// What the model of `agent` is to be told before its next request.
+    pub fn take_to_tell(&mut self, agent: &str) -> Vec<String> {
+        std::mem::take(&mut self.book(agent).to_tell)
+    }
+
+    /// `/approve`: the action denied last, of any agent (or the review `id` denied), may run
+    /// once for the agent it was denied to, as if the person had said yes; the review, marked
+    /// so, to keep and show. `None` when no such denial waits (none was made, or it was let
+    /// through already).
     pub fn approve_denied(&mut self, id: Option<&str>) -> Option<AutoReview> {
-        let at = match id {
-            None => self.denied.len().checked_sub(1)?,
-            Some(id) => self.denied.iter().position(|(_, review)| review.id == id)?,
-        };
-        let (key, mut review) = self.denied.remove(at);
-        self.let_through.push(key);
+        let (agent, at) = self
+            .books
+            .iter()
+            .flat_map(|(agent, book)| {
+                book.denied
+                    .iter()
+                    .enumerate()
+                    .map(move |(at, (count, _, review))| (agent, at, *count, review))
+            })
+            .filter(|(_, _, _, review)| id.is_none_or(|id| review.id == id))
+            .max_by_key(|(_, _, count, _)| *count)
+            .map(|(agent, at, _, _)| (agent.clone(), at))?;
+        let book = self.book(&agent);
+        let (_, key, mut review) = book.denied.remove(at);
+        book.let_through.push(key);
         review.overridden = true;
-        self.unkept.push(review.clone());
-        if let Some(seen) = self.seen.iter_mut().rev().find(|seen| seen.id == review.id) {
-            seen.overridden = true;
-        }
-        self.to_tell.push(format!(
+        book.unkept.push(review.clone());
+        book.to_tell.push(format!(
             "The user has approved one action auto-review denied, after seeing why: {}. \
              Treat this as approval to perform that exact action once, in the same context; \
              it does not authorize similar actions with other payloads. Request it again as \
              it was (the same call with the same arguments) if it is still needed.",
             review.action.shown()
         ));
+        if let Some(seen) = self.seen.iter_mut().rev().find(|seen| seen.id == review.id) {
+            seen.overridden = true;
+        }
         Some(review)
     }
 
-    /// Whether the person let this very action through (`/approve`); it is let through once.
-    pub fn take_let_through(&mut self, subject: &ApprovalSubject) -> bool {
+    /// Whether the person let this very action through (`/approve`) for `agent`; it is let
+    /// through once.
+    pub fn take_let_through(&mut self, agent: &str, subject: &ApprovalSubject) -> bool {
         let key = key_of(subject);
-        let found = self.let_through.iter().position(|kept| *kept == key);
-        found.map(|at| self.let_through.remove(at)).is_some()
+        let book = self.book(agent);
+        let found = book.let_through.iter().position(|kept| *kept == key);
+        found.map(|at| book.let_through.remove(at)).is_some()
     }
 
-    /// The reviews done since the conversation last kept them, and the tokens they took.
-    pub fn take_unkept(&mut self) -> (Vec<AutoReview>, Option<TokenUsage>) {
-        (std::mem::take(&mut self.unkept), self.spent.take())
+    /// The reviews of `agent`'s calls since its conversation last kept them, and the tokens
+    /// they took.
+    pub fn take_unkept(&mut self, agent: &str) -> (Vec<AutoReview>, Option<TokenUsage>) {
+        let book = self.book(agent);
+        (std::mem::take(&mut book.unkept), book.spent.take())
     }
 
-    fn done(&mut self, subject: &ApprovalSubject, review: &AutoReview, usage: Option<TokenUsage>) {
+    fn done(
+        &mut self,
+        agent: &str,
+        subject: &ApprovalSubject,
+        review: &AutoReview,
+        usage: Option<TokenUsage>,
+    ) {
+        self.reviews += 1;
+        let count = self.reviews;
+        let book = self.book(agent);
         if !review.approved() {
-            self.denied.push((key_of(subject), review.clone()));
-            let over = self.denied.len().saturating_sub(MAX_DENIED);
-            self.denied.drain(..over);
+            book.denied.push((count, key_of(subject), review.clone()));
+            let over = book.denied.len().saturating_sub(MAX_DENIED);
+            book.denied.drain(..over);
         }
-        self.unkept.push(review.clone());
-        self.seen.push(review.clone());
-        let over = self.seen.len().saturating_sub(MAX_SEEN);
-        self.seen.drain(..over);
+        book.unkept.push(review.clone());
         if let Some(usage) = usage {
-            self.spent
+            book.spent
                 .get_or_insert_with(TokenUsage::default)
                 .add(&usage);
         }
+        self.seen.push(review.clone());
+        let over = self.seen.len().saturating_sub(MAX_SEEN);
+        self.seen.drain(..over);
     }
 }
 
@@ -282,7 +314,7 @@ impl Context {
     /// model; a child of a team (an agent another agent spawned) has no prompt of the person's.
     pub fn of(conversation: &Conversation, ctx: &TurnContext) -> Self {
         let model = ctx.approvals.desk(|desk| desk.model.clone());
-        let child = ctx.seat.as_ref().is_some_and(|seat| seat.path() != "/root");
+        let child = ctx.agent_path() != super::team::ROOT;
         Self::with(conversation, model, child)
     }
 
@@ -362,7 +394,7 @@ pub async fn review(
     }
     review.completed_at_ms = Some(crate::jsonrpc::now_ms());
     ctx.approvals
-        .desk(|desk| desk.done(subject, &review, usage));
+        .desk(|desk| desk.done(ctx.agent_path(), subject, &review, usage));
     ctx.emit(Event::AutoReview {
         review: review.clone(),
         subject: None,
@@ -422,5 +454,70 @@ pub fn denied_output(review: &AutoReview) -> String {
              the user: {AFTER}.",
             review.rationale
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn command(words: &str) -> ApprovalSubject {
+        ApprovalSubject::Command {
+            command: words.to_string(),
+            workdir: "/project".into(),
+            always_prefix: None,
+        }
+    }
+
+    fn denial(desk: &mut Desk, agent: &str, subject: &ApprovalSubject) -> String {
+        let id = uuid::Uuid::new_v4().to_string();
+        let review = AutoReview {
+            id: id.clone(),
+            call_id: Some(format!("call-{id}")),
+            action: ReviewedAction::of(subject, Path::new("/project")),
+            started_at_ms: 1,
+            status: ReviewStatus::Denied,
+            risk: None,
+            authorization: None,
+            rationale: "no".to_string(),
+            completed_at_ms: Some(2),
+            overridden: false,
+        };
+        desk.done(agent, subject, &review, None);
+        id
+    }
+
+    #[test]
+    fn each_agent_keeps_its_own_denials_and_what_approve_lets_through() {
+        let mut desk = Desk::default();
+        let (first, second) = (command("rm -rf build"), command("curl example.com"));
+        denial(&mut desk, "/root", &first);
+        let child = denial(&mut desk, "/root/worker", &second);
+
+        // Each conversation keeps its own agent's reviews.
+        assert_eq!(desk.take_unkept("/root").0.len(), 1);
+        let (worker, _) = desk.take_unkept("/root/worker");
+        assert_eq!(worker.iter().map(|r| &r.id).collect::<Vec<_>>(), [&child]);
+
+        // `/approve` lets the newest denial through, for the agent it was denied to alone.
+        let approved = desk.approve_denied(None).expect("a denial waits");
+        assert_eq!(approved.id, child);
+        assert!(desk.take_to_tell("/root").is_empty());
+        assert_eq!(desk.take_to_tell("/root/worker").len(), 1);
+        assert!(!desk.take_let_through("/root", &second));
+        assert!(desk.take_let_through("/root/worker", &second));
+        assert!(!desk.take_let_through("/root/worker", &second), "once");
+        assert_eq!(desk.take_unkept("/root/worker").0.len(), 1, "the override");
+        assert!(desk.take_unkept("/root").0.is_empty());
+
+        // The first agent's denial is next; by id, any agent's.
+        let next = desk.approve_denied(None).expect("the first agent's");
+        assert_eq!(
+            next.action,
+            ReviewedAction::of(&first, Path::new("/project"))
+        );
+        assert!(desk.take_let_through("/root", &first));
+        assert!(desk.approve_denied(None).is_none());
+        assert!(desk.seen().iter().all(|review| review.overridden));
     }
 }
