@@ -24,7 +24,7 @@
 //! named, for the rest of the conversation.
 //!
 //! A command the person marked "always ask" (an `[[ask]]` rule of `rules.toml`) asks in every
-//! mode, whatever else would let it run.
+//! mode, whatever else would let it run; so do keys typed into a terminal that hold it.
 //!
 //! With nobody to ask (`kelp run`), a call that would ask is denied and the model is told how
 //! to rerun; with the auto-reviewer on (`auto_review`), it goes to the reviewer first
@@ -414,7 +414,7 @@ fn judge(
             Verdict::AskPatch
         }
         ToolCall::Mcp(call) => mcp_verdict(call, mode, remembered),
-        ToolCall::WriteStdin(args) => typing_in(args, mode, remembered),
+        ToolCall::WriteStdin(args) => typing_in(args, mode, remembered, rules),
         ToolCall::ReadFile(_)
         | ToolCall::ViewImage(_)
         | ToolCall::ListDir(_)
@@ -466,7 +466,14 @@ fn mcp_verdict(
 /// is sandboxed), and never again for that terminal after an "always". Into a terminal the
 /// person let out of the sandbox it asks every time, as leaving it does. A poll only reads;
 /// a write to no such terminal, or to one without a terminal, fails without typing anything.
-fn typing_in(args: &WriteStdinArgs, mode: ApprovalMode, remembered: &Remembered) -> Verdict {
+/// Keys that hold a prefix the person marked "always ask" ask in every mode, as the command
+/// would.
+fn typing_in(
+    args: &WriteStdinArgs,
+    mode: ApprovalMode,
+    remembered: &Remembered,
+    rules: &CommandRules,
+) -> Verdict {
     let Some(target) = args
         .target
         .as_ref()
@@ -476,7 +483,8 @@ fn typing_in(args: &WriteStdinArgs, mode: ApprovalMode, remembered: &Remembered)
     };
     let sandboxed_runs = matches!(mode, ApprovalMode::FullAuto | ApprovalMode::Never);
     let approved = remembered.commands.contains(&stdin_key(args.session_id));
-    if target.sandboxed && (sandboxed_runs || approved) {
+    let always_asks = rules.always_asks(&args.chars).is_some();
+    if target.sandboxed && (sandboxed_runs || approved) && !always_asks {
         return Verdict::Run;
     }
     Verdict::Ask(ApprovalSubject::Command {
@@ -613,6 +621,47 @@ mod tests {
         assert!(approvals.host_allowed("session.example"));
         approvals.forget_session();
         assert!(!approvals.host_allowed("session.example"));
+    }
+
+    /// Keys typed into a sandboxed terminal that hold an "always ask" prefix ask in the mode
+    /// that types the rest unasked.
+    #[test]
+    fn typing_an_always_asked_command_asks_in_every_mode() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut rules = CommandRules::load(dir.path(), Path::new("/proj"));
+        rules
+            .add(ProjectRule::AlwaysAsk(vec!["git".into(), "push".into()]))
+            .unwrap();
+        let typing = |chars: &str| {
+            let mut call = call(
+                "write_stdin",
+                serde_json::json!({"session_id": 3, "chars": chars}),
+            );
+            if let ToolCall::WriteStdin(args) = &mut call {
+                args.target = Some(crate::tools::terminals::TerminalFacts {
+                    call_id: "c".into(),
+                    command: "bash".into(),
+                    workdir: "/proj".into(),
+                    tty: true,
+                    sandboxed: true,
+                });
+            }
+            judge(
+                &call,
+                ApprovalMode::FullAuto,
+                &Remembered::default(),
+                &rules,
+                Path::new("/proj"),
+            )
+        };
+        assert_eq!(typing("cargo test\r"), Verdict::Run);
+        for chars in [
+            "git push\r",
+            "/usr/bin/git push origin\n",
+            "g'i't${IFS}push\r",
+        ] {
+            assert!(asks(&typing(chars)), "{chars:?}");
+        }
     }
 
     fn verdict(mode: ApprovalMode, c: &ToolCall) -> Verdict {

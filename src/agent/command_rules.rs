@@ -300,18 +300,19 @@ impl CommandRules {
     }
 
     /// The "always ask" prefix `command` holds, if any: its words in a row anywhere in the
-    /// command, quotes and shell punctuation aside (broad on purpose: it guards).
+    /// command ([`loose_words`]; broad on purpose: it guards).
     pub fn always_asks(&self, command: &str) -> Option<&[String]> {
-        let words: Vec<&str> = command
-            .split(|c: char| c.is_whitespace() || ";&|()<>`$\"'{}".contains(c))
-            .filter(|word| !word.is_empty())
-            .collect();
+        let words = loose_words(command);
         self.rules.iter().find_map(|rule| match rule {
             ProjectRule::AlwaysAsk(prefix)
                 if !prefix.is_empty()
-                    && words
-                        .windows(prefix.len())
-                        .any(|run| run.iter().zip(prefix).all(|(word, want)| word == want)) =>
+                    && words.windows(prefix.len()).any(|run| {
+                        run.iter().zip(prefix).all(|(word, want)| {
+                            // `/usr/bin/git` is `git`, unless the rule names a path itself.
+                            word == want
+                                || (!want.contains('/') && word.rsplit('/').next() == Some(want))
+                        })
+                    }) =>
             {
                 Some(prefix.as_slice())
             }
@@ -415,6 +416,19 @@ pub fn prefix_of(command: &ShellCommand) -> Option<Vec<String>> {
 /// A prefix as the person reads it: `cargo test`.
 pub fn shown(prefix: &[String]) -> String {
     prefix.join(" ")
+}
+
+/// A command's words as "always ask" reads them, broadly: quotes and backslashes dropped where
+/// they join a word (`g"i"t`, `g\it`), `$IFS` taken for the space it is, a brace list's
+/// items (`{git,push}`) and the parts between shell punctuation words of their own.
+fn loose_words(command: &str) -> Vec<String> {
+    let mut spaced = command.replace("${IFS}", " ").replace("$IFS", " ");
+    spaced.retain(|c| !"\"'\\".contains(c));
+    spaced
+        .split(|c: char| c.is_whitespace() || ";&|()<>`${},".contains(c))
+        .filter(|word| !word.is_empty())
+        .map(str::to_string)
+        .collect()
 }
 
 /// Every rule in `file`, with its project; no file is no rules.
@@ -684,6 +698,31 @@ mod tests {
         }
         let argv = ShellCommand::Argv(vec!["cargo".into(), "test".into(), "--all".into()]);
         assert!(rules.allows(&argv));
+    }
+
+    /// "Always ask" finds its words however the shell would join them.
+    #[test]
+    fn always_ask_reads_through_quotes_paths_and_ifs() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut rules = CommandRules::load(dir.path(), Path::new("/p"));
+        rules
+            .add(ProjectRule::AlwaysAsk(vec!["git".into(), "push".into()]))
+            .unwrap();
+        for command in [
+            "git push",
+            "cd x && /usr/bin/git push --force",
+            "g\"i\"t push",
+            "g\\it pu'sh'",
+            "git${IFS}push",
+            "git$IFS'push'",
+            "{git,push}",
+            "env GIT_DIR=.git git push",
+        ] {
+            assert!(rules.always_asks(command).is_some(), "{command}");
+        }
+        for command in ["git pushd", "git status", "legit push"] {
+            assert!(rules.always_asks(command).is_none(), "{command}");
+        }
     }
 
     #[test]

@@ -226,12 +226,19 @@ pub fn person_only(
         | ApprovalSubject::Unsandboxed { command, .. }
         // A host a command reaches: the command's own words decide.
         | ApprovalSubject::Network { command, .. } => {
-            if let Some(ToolCall::WriteStdin(args)) = tool
-                && args.target.as_ref().is_some_and(|target| !target.sandboxed)
-            {
-                return Some("it types into a terminal running outside the sandbox".to_string());
-            }
-            always_asks(command).map(|prefix| {
+            // Typed keys are judged by what is typed, not by the question that shows them.
+            let words = match tool {
+                Some(ToolCall::WriteStdin(args)) => {
+                    if args.target.as_ref().is_some_and(|target| !target.sandboxed) {
+                        return Some(
+                            "it types into a terminal running outside the sandbox".to_string(),
+                        );
+                    }
+                    args.chars.as_str()
+                }
+                _ => command.as_str(),
+            };
+            always_asks(words).map(|prefix| {
                 format!(
                     "you marked `{}` to be always asked",
                     crate::agent::command_rules::shown(&prefix)
