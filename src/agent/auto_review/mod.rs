@@ -260,35 +260,88 @@ pub fn widened(sandbox: &crate::tools::SandboxPolicy) -> crate::tools::SandboxPo
     }
 }
 
-/// Files a person's shell or git runs at their next login or command, beneath the home folder.
-const RUN_AT_LOGIN: &[&str] = &[
+/// What beneath the home folder the person's shell, desktop, editors and tools run later: the
+/// shells' start-up files, git's config, the folders on `PATH` that hold the person's own
+/// programs, Python's user site (its `.pth` files run at every start), kelp's own config (its
+/// hooks, status line and language servers are commands), and the like.
+const RUN_LATER_AT_HOME: &[&str] = &[
     ".bashrc",
     ".bash_profile",
     ".bash_login",
+    ".bash_logout",
     ".profile",
     ".zshrc",
     ".zshenv",
     ".zprofile",
     ".zlogin",
+    ".zlogout",
+    ".cshrc",
+    ".tcshrc",
+    ".kshrc",
+    ".mkshrc",
     ".config/fish",
+    ".config/nushell",
+    ".xprofile",
+    ".xinitrc",
+    ".xsession",
+    ".xsessionrc",
+    ".pam_environment",
+    ".config/environment.d",
+    ".config/autostart",
+    ".config/systemd",
+    ".local/share/applications",
     ".gitconfig",
     ".config/git",
     ".local/bin",
-    ".config/autostart",
-    ".config/systemd",
+    "bin",
+    ".cargo/bin",
+    ".cargo/env",
+    "go/bin",
+    ".deno/bin",
+    ".bun/bin",
+    ".npm-global",
+    ".local/lib",
+    ".config/kelp",
+    ".tmux.conf",
+    ".config/tmux",
+    ".vimrc",
+    ".config/nvim",
+    ".emacs",
+    ".emacs.d",
+    ".config/direnv",
+    ".direnvrc",
+    ".docker/config.json",
+    ".ssh",
+    ".gnupg",
 ];
+
+/// Whether a file of this name runs in any folder it is in: Python runs every `.pth` file of a
+/// site folder and its `sitecustomize` and `usercustomize` modules at start.
+fn runs_wherever(path: &Path) -> bool {
+    path.file_name()
+        .and_then(|name| name.to_str())
+        .is_some_and(|name| {
+            name.ends_with(".pth") || name == "sitecustomize.py" || name == "usercustomize.py"
+        })
+}
 
 /// Whether writing `path`, wherever it is, leaves what runs later unsandboxed: git metadata or
 /// a path the sandbox protects beneath any folder (another repository's `.git/hooks`, its
-/// `.envrc`), a file of [`crate::tools::runs_later`] there (`.cargo/config.toml`, `.npmrc`), or
-/// a start-up file of the person's shell or git. Judged as written and where links lead.
+/// `.envrc`), a file of [`crate::tools::runs_later`] there (`.cargo/config.toml`, `.npmrc`), a
+/// file Python runs wherever it is, or what [`RUN_LATER_AT_HOME`] names. Judged as written and
+/// where links lead.
 fn runs_later(path: &Path) -> bool {
+    let home = std::env::var_os("HOME").map(std::path::PathBuf::from);
+    runs_later_with(path, home.as_deref())
+}
+
+fn runs_later_with(path: &Path, home: Option<&Path>) -> bool {
     let written = crate::tools::paths::normalize(path);
     // Where its links lead, a link to a place that does not exist yet included.
     let real = crate::tools::paths::real_path(&written).ok();
-    let home = std::env::var_os("HOME").map(std::path::PathBuf::from);
     let judged = |path: &Path| {
         path.components().any(|part| part.as_os_str() == ".git")
+            || runs_wherever(path)
             || path.ancestors().skip(1).any(|folder| {
                 let Ok(rel) = path.strip_prefix(folder) else {
                     return false;
@@ -298,9 +351,9 @@ fn runs_later(path: &Path) -> bool {
                     .any(|protected| rel.starts_with(protected))
                     || crate::tools::runs_later::touched_by_patch(&[path], folder).is_some()
             })
-            || home.as_deref().is_some_and(|home| {
+            || home.is_some_and(|home| {
                 path.strip_prefix(home)
-                    .is_ok_and(|rel| RUN_AT_LOGIN.iter().any(|file| rel.starts_with(file)))
+                    .is_ok_and(|rel| RUN_LATER_AT_HOME.iter().any(|file| rel.starts_with(file)))
             })
     };
     judged(&written) || real.as_deref().is_some_and(judged)
@@ -492,6 +545,38 @@ mod tests {
         };
         desk.done(agent, subject, &review, None);
         id
+    }
+
+    #[test]
+    fn what_runs_later_is_the_persons_to_write() {
+        let home = tempfile::tempdir().unwrap();
+        let home = home.path();
+        let later = |rel: &str| runs_later_with(&home.join(rel), Some(home));
+        for rel in [
+            ".bashrc",
+            ".cargo/bin/cargo-fmt",
+            "bin/ls",
+            ".local/lib/python3.12/site-packages/evil.pth",
+            ".config/kelp/hooks.toml",
+            "src/app/.git/hooks/pre-commit",
+            "other/.npmrc",
+            "proj/.venv/lib/python3.12/site-packages/sitecustomize.py",
+            "proj/.venv/lib/python3.12/site-packages/x.pth",
+        ] {
+            assert!(later(rel), "{rel}");
+        }
+        for rel in [
+            "notes.txt",
+            "binary/x",
+            "proj/src/main.rs",
+            ".config/kelpish",
+        ] {
+            assert!(!later(rel), "{rel}");
+        }
+        // A link that leads there counts where it leads.
+        std::fs::create_dir_all(home.join("proj")).unwrap();
+        std::os::unix::fs::symlink(home.join("bin"), home.join("proj/tools")).unwrap();
+        assert!(later("proj/tools/ls"));
     }
 
     #[test]
