@@ -3,9 +3,12 @@
 //! The history is what every request replays (PROTOCOL.md §6). A new conversation starts with
 //! the project's `AGENTS.md` message; every completed item is recorded to the session file as
 //! soon as it is complete, so a resumed conversation continues exactly where it stopped.
-//! Going back to before a turn is `conversation/rewind.rs`.
+//! Going back to before a turn is `conversation/rewind.rs`; what its tools share with a face
+//! or another agent (the editor, terminals, language servers, MCP servers),
+//! `conversation/shared.rs`.
 
 mod rewind;
+mod shared;
 
 use std::path::{Path, PathBuf};
 
@@ -430,23 +433,6 @@ impl Conversation {
     /// Whether the conversation is in plan mode.
     pub fn is_planning(&self) -> bool {
         self.planning.is_some()
-    }
-
-    /// Reads and writes files through `editor` from now on (or the disk again with `None`).
-    pub fn set_editor(&mut self, editor: Option<crate::tools::Editor>) {
-        self.tool_context = self.tool_context.clone().with_editor(editor);
-    }
-
-    /// Keeps background terminals in `terminals`, shared with a face; `None` leaves its own.
-    pub fn set_terminals(&mut self, terminals: Option<crate::tools::terminals::Terminals>) {
-        if let Some(terminals) = terminals {
-            self.tool_context.terminals = terminals;
-        }
-    }
-
-    /// Offers the tools of `mcp`'s servers from the next request on.
-    pub fn set_mcp(&mut self, mcp: Option<crate::mcp::McpManager>) {
-        self.tool_context = self.tool_context.clone().with_mcp(mcp);
     }
 
     /// Where tools run.

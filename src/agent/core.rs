@@ -260,6 +260,13 @@ impl Core {
         conversation.set_editor(self.options.editor.clone());
         conversation.set_terminals(self.options.terminals.clone());
         conversation.set_mcp(self.mcp.clone());
+        if let Some(lsp) = self
+            .seat
+            .as_ref()
+            .and_then(super::team::Seat::language_servers)
+        {
+            conversation.set_language_servers(lsp);
+        }
         if let Some((origin, id)) = self.seat.as_ref().and_then(super::team::Seat::origin) {
             conversation.set_agent(origin, id);
         }

@@ -80,6 +80,9 @@ pub struct Seat {
     /// The first agent's conversation, the session every agent of the tree shares (its hooks'
     /// `session_id`, as Codex's).
     session: Option<uuid::Uuid>,
+    /// Its parent's language servers, when it works in its parent's folder: one server per
+    /// language for the agents of a folder, not one each.
+    lsp: Option<crate::tools::lsp::LanguageServers>,
 }
 
 /// What a child's hooks are told of it, as Codex's payloads name it.
@@ -224,6 +227,7 @@ impl Team {
             agent_type: Arc::from("default"),
             parent_transcript: None,
             session: None,
+            lsp: None,
         })
     }
 
@@ -298,6 +302,11 @@ impl Seat {
     /// The folder a child works in: its parent's, or a worktree of its own.
     pub fn project_dir(&self) -> Option<&std::path::Path> {
         self.project_dir.as_deref()
+    }
+
+    /// The language servers a child shares with its parent (both in one folder).
+    pub fn language_servers(&self) -> Option<crate::tools::lsp::LanguageServers> {
+        self.lsp.clone()
     }
 
     /// Which agent of the team this is, for its saved conversation, and the id its

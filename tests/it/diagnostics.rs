@@ -311,3 +311,141 @@ async fn the_server_runs_in_the_sandbox_and_ends_with_its_conversation() {
         .await
         .expect("the server outlived its conversation");
 }
+
+/// The servers (node processes) of `ancestor`'s whose command holds `name`: not a wrapper that
+/// names it in its arguments.
+fn servers_under(ancestor: u32, name: &str) -> Vec<u32> {
+    let read = |pid: u32, what: &str| {
+        String::from_utf8_lossy(&std::fs::read(format!("/proc/{pid}/{what}")).unwrap_or_default())
+            .into_owned()
+    };
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|entry| entry.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|&pid| {
+            read(pid, "comm").trim() == "node"
+                && read(pid, "cmdline").contains(name)
+                && is_under(pid, ancestor)
+        })
+        .collect()
+}
+
+fn is_under(pid: u32, ancestor: u32) -> bool {
+    let mut up = pid;
+    while up > 1 {
+        let Ok(status) = std::fs::read_to_string(format!("/proc/{up}/status")) else {
+            return false;
+        };
+        let Some(parent) = status
+            .lines()
+            .find_map(|line| line.strip_prefix("PPid:"))
+            .and_then(|ppid| ppid.trim().parse().ok())
+        else {
+            return false;
+        };
+        if parent == ancestor {
+            return true;
+        }
+        up = parent;
+    }
+    false
+}
+
+/// The agents of a team that work in one folder check their edits with one server per
+/// language, not one each: a child's type error reaches it through its parent's pyright.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_teams_agents_in_one_folder_share_their_language_server() {
+    if !crate::sandbox_attacks::namespaces() {
+        return;
+    }
+    let project = tempfile::tempdir().unwrap();
+    std::fs::write(project.path().join("calc.py"), "x: int = 1\ny: int = 2\n").unwrap();
+    let fake = FakeOpenAi::start().await;
+    fake.set_fallback(|request| {
+        let input = request["input"].to_string();
+        let outputs = input.matches("function_call_output").count();
+        if input.contains("Message Type: NEW_TASK\\nTask name: /root/beta") {
+            return match outputs {
+                0 => Reply::call_with_id(
+                    "child-break",
+                    "apply_patch",
+                    json!({"input": update("calc.py", "y: int = 2", "y: int = \"two\"")}),
+                ),
+                _ => Reply::text("beta broke it"),
+            };
+        }
+        match outputs {
+            0 => Reply::call_with_id(
+                "parent-edit",
+                "apply_patch",
+                json!({"input": update("calc.py", "x: int = 1", "x: int = 3")}),
+            ),
+            1 => Reply::call(
+                "spawn_agent",
+                json!({"task_name": "beta", "message": "break y", "fork_turns": "none"}),
+            ),
+            _ if !input.contains("Message Type: FINAL_ANSWER") => {
+                Reply::call("wait_agent", json!({"timeout_ms": 60000}))
+            }
+            // Long enough to count the servers while both agents are alive.
+            _ => Reply::text("done").delay(Duration::from_secs(4)),
+        }
+    });
+    let home = tempfile::tempdir().unwrap();
+    let config_dir = home.path().join(".config/kelp");
+    std::fs::create_dir_all(&config_dir).unwrap();
+    std::fs::write(
+        config_dir.join("config.toml"),
+        format!("{PATIENT}[features]\nmulti_agent_v2 = true\n"),
+    )
+    .unwrap();
+    let auth_file = home.path().join(".local/share/kelp/auth.json");
+    std::fs::create_dir_all(auth_file.parent().unwrap()).unwrap();
+    write_login(&auth_file, &fake, Login::ApiKey);
+    let mut cmd = kelp(home.path());
+    cmd.envs(fake.env())
+        .env("PATH", path_with_servers())
+        .arg("--cd")
+        .arg(project.path())
+        .args(["--approval", "full-auto", "run", "go"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let child = cmd.spawn().unwrap();
+    let pid = child.id();
+    let final_asked = || {
+        fake.requests_to("/responses").iter().any(|request| {
+            let input = request.json()["input"].to_string();
+            input.contains("Message Type: FINAL_ANSWER")
+                && !input.contains("Message Type: NEW_TASK")
+        })
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    while !final_asked() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the child never answered"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let servers = servers_under(pid, "pyright-langserver");
+    let out = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
+        .await
+        .unwrap();
+    assert!(out.status.success(), "{}", shown(&out));
+    // The child's own request after its patch, which its parent's last one does not hold.
+    let broke = fake
+        .requests_to("/responses")
+        .iter()
+        .flat_map(|request| {
+            request.json()["input"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+        })
+        .find(|item| item["call_id"] == "child-break" && item["type"] == "function_call_output")
+        .map(|item| item["output"].to_string())
+        .expect("the child's patch was answered");
+    assert!(broke.contains("calc.py:2:10: error:"), "{broke}");
+    assert_eq!(servers.len(), 1, "one pyright for both agents: {servers:?}");
+}

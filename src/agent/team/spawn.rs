@@ -144,6 +144,9 @@ pub(super) fn start_child(
         agent_type: Arc::from(agent_type),
         parent_transcript: conversation.session_path().map(Arc::from),
         session: seat.session.or(Some(conversation.id())),
+        lsp: worktree
+            .is_none()
+            .then(|| conversation.tool_context().lsp.clone()),
     };
     let (ops, events) = (team.0.spawner)(config, child);
     {

@@ -161,11 +161,11 @@ impl Client {
         }
     }
 
-    /// What the server last published for `uri`.
+    /// What the server last published for `uri` (as [`file_key`] names it).
     pub fn published(&self, uri: &str) -> Published {
         self.shared()
             .published
-            .get(uri)
+            .get(&file_key(uri))
             .cloned()
             .unwrap_or_default()
     }
@@ -310,11 +310,12 @@ impl Reader {
                     .cloned()
                     .unwrap_or_default();
                 let version = params["version"].as_i64();
+                let key = file_key(uri);
                 let mut shared = self.shared.lock().unwrap_or_else(PoisonError::into_inner);
-                if shared.published.len() >= MAX_FILES && !shared.published.contains_key(uri) {
+                if shared.published.len() >= MAX_FILES && !shared.published.contains_key(&key) {
                     return;
                 }
-                let published = shared.published.entry(uri.to_string()).or_default();
+                let published = shared.published.entry(key).or_default();
                 published.count += 1;
                 published.diagnostics = diagnostics;
                 published.version = version;
@@ -324,6 +325,23 @@ impl Reader {
             _ => {}
         }
     }
+}
+
+/// A file's URI as kelp and its servers both name it: the file's path beneath its real folder.
+/// A server may answer with another spelling than kelp sent (a symlinked project's real path,
+/// other percent-encoding); any other URI is its own name.
+pub fn file_key(uri: &str) -> String {
+    let Some(path) = url::Url::parse(uri)
+        .ok()
+        .and_then(|url| url.to_file_path().ok())
+    else {
+        return uri.to_string();
+    };
+    let real = match (path.parent(), path.file_name()) {
+        (Some(folder), Some(name)) => std::fs::canonicalize(folder).map(|real| real.join(name)),
+        _ => Ok(path.clone()),
+    };
+    real.unwrap_or(path).to_string_lossy().into_owned()
 }
 
 #[cfg(test)]
@@ -360,5 +378,25 @@ mod tests {
                 assert!(read <= bytes.len());
             });
         }
+    }
+
+    /// A symlinked project's files are one file whichever path a server names them by.
+    #[test]
+    fn a_file_is_one_key_by_any_path_or_spelling() {
+        let dir = tempfile::tempdir().unwrap();
+        let real = dir.path().join("real project");
+        std::fs::create_dir(&real).unwrap();
+        std::os::unix::fs::symlink(&real, dir.path().join("link")).unwrap();
+        let uri = |path: &Path| url::Url::from_file_path(path).unwrap().to_string();
+        let sent = uri(&dir.path().join("link/main.py"));
+        let answered = uri(&real.join("main.py"));
+        assert_ne!(sent, answered);
+        assert_eq!(file_key(&sent), file_key(&answered));
+        let spelled = answered.replace("main.py", "m%61in.py");
+        assert_ne!(spelled, answered);
+        assert_eq!(file_key(&spelled), file_key(&sent));
+        let other = uri(&real.join("other.py"));
+        assert_ne!(file_key(&other), file_key(&sent));
+        assert_eq!(file_key("untitled:1"), "untitled:1");
     }
 }
