@@ -449,3 +449,45 @@ async fn a_teams_agents_in_one_folder_share_their_language_server() {
     assert!(broke.contains("calc.py:2:10: error:"), "{broke}");
     assert_eq!(servers.len(), 1, "one pyright for both agents: {servers:?}");
 }
+
+/// A server slow to start costs the change it missed, not the conversation: it is waited for
+/// again at the next change, whose type error then reaches the model.
+#[tokio::test]
+async fn a_server_slow_to_start_checks_the_next_change() {
+    let project = tempfile::tempdir().unwrap();
+    std::fs::write(project.path().join("calc.py"), "x: int = 1\ny: int = 2\n").unwrap();
+    // pyright, three seconds late: the first change's check (two seconds) misses its start.
+    let slow = project.path().join("slow-pyright.sh");
+    std::fs::write(&slow, "sleep 3\nexec pyright-langserver \"$@\"\n").unwrap();
+    let fake = FakeOpenAi::start().await;
+    let outputs = run(
+        project.path(),
+        &fake,
+        vec![
+            Reply::call_with_id(
+                "first",
+                "apply_patch",
+                json!({"input": update("calc.py", "x: int = 1", "x: int = \"one\"")}),
+            ),
+            // Long enough for the server to have come up meanwhile.
+            Reply::call_with_id("pause", "shell", json!({"command": "sleep 4"})),
+            Reply::call_with_id(
+                "second",
+                "apply_patch",
+                json!({"input": update("calc.py", "y: int = 2", "y: int = \"two\"")}),
+            ),
+            Reply::text("done"),
+        ],
+        &format!(
+            "[lsp]\ntimeout_ms = 2000\n[lsp.pyright]\ncommand = [\"sh\", {:?}, \"--stdio\"]\n\
+             extensions = [\".py\"]\n",
+            slow.display().to_string()
+        ),
+    )
+    .await;
+    let first = output(&outputs, "first");
+    // Missed: the server was still starting (the person is told so, the model is not).
+    assert!(!first.contains("introduced"), "{first}");
+    let second = output(&outputs, "second");
+    assert!(second.contains("calc.py:2:10: error:"), "{second}");
+}

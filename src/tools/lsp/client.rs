@@ -130,13 +130,8 @@ impl Client {
             .try_send(json!({"jsonrpc": "2.0", "method": method, "params": params}));
     }
 
-    /// Sends a request and waits up to `wait` for its result (an error answer is an error).
-    pub async fn request(
-        &mut self,
-        method: &str,
-        params: Value,
-        wait: Duration,
-    ) -> Result<Value, String> {
+    /// Sends the request `method`; its answer is waited for with [`Client::answer`].
+    pub fn send(&mut self, method: &str, params: Value) -> Pending {
         self.next_id += 1;
         let id = self.next_id;
         let (tx, rx) = oneshot::channel();
@@ -144,21 +139,36 @@ impl Client {
         let _ = self
             .out
             .try_send(json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}));
-        let answer = match tokio::time::timeout(wait, rx).await {
+        Pending {
+            method: method.to_string(),
+            answer: rx,
+        }
+    }
+
+    /// The answer to `pending` (its result, or why there is none), or `None` when it did not
+    /// come within `wait`: it may still come, waited for again.
+    pub async fn answer(
+        &self,
+        pending: &mut Pending,
+        wait: Duration,
+    ) -> Option<Result<Value, String>> {
+        let answer = match tokio::time::timeout(wait, &mut pending.answer).await {
             Ok(Ok(answer)) => answer,
-            Ok(Err(_)) => return Err(self.ended().unwrap_or_else(|| "it stopped".to_string())),
-            Err(_) => {
-                self.shared().waiting.remove(&id);
-                return Err(format!("no answer to {method} in {} s", wait.as_secs_f32()));
+            Ok(Err(_)) => {
+                return Some(Err(self
+                    .ended()
+                    .unwrap_or_else(|| "it stopped".to_string())));
             }
+            Err(_) => return None,
         };
-        match answer.get("error") {
+        Some(match answer.get("error") {
             Some(error) => Err(format!(
-                "{method}: {}",
+                "{}: {}",
+                pending.method,
                 error["message"].as_str().unwrap_or("refused")
             )),
             None => Ok(answer.get("result").cloned().unwrap_or(Value::Null)),
-        }
+        })
     }
 
     /// What the server last published for `uri` (as [`file_key`] names it).
@@ -325,6 +335,13 @@ impl Reader {
             _ => {}
         }
     }
+}
+
+/// A request sent whose answer is still to come.
+#[derive(Debug)]
+pub struct Pending {
+    method: String,
+    answer: oneshot::Receiver<Value>,
 }
 
 /// A file's URI as kelp and its servers both name it: the file's path beneath its real folder.

@@ -8,7 +8,8 @@
 //! off, its caches in the sandbox's private `/tmp`. It starts on the first change to a file of
 //! its language, stays for the conversation, and is killed with it. A check takes at most the
 //! config's `timeout_ms` (5 s unless set), its start included; a server that does not answer in
-//! time or dies costs that and is said once.
+//! time or dies costs that and is said once (one still starting is waited for again at the next
+//! change).
 //!
 //! - `client.rs`: one running server and the protocol's framing.
 //! - `servers.rs`: which server checks which file.
@@ -207,9 +208,34 @@ struct Running {
     open: HashMap<PathBuf, i64>,
     /// It has answered a check already (it has read the project).
     checked: bool,
+    /// Its `initialize`, while unanswered, and when it was sent: a server slow to start is
+    /// waited for again at the next change, up to [`MOST_START`].
+    starting: Option<(client::Pending, Instant)>,
 }
 
+/// The longest a server may take to answer `initialize`, over the changes it is waited for at.
+const MOST_START: Duration = Duration::from_secs(60);
+
 impl Running {
+    /// Whether the server has answered `initialize` (told `initialized` then), waiting for it
+    /// until `until`; an error when it failed to, or has taken longer than [`MOST_START`].
+    async fn ready(&mut self, until: Instant) -> Result<bool, String> {
+        let Some((pending, sent)) = &mut self.starting else {
+            return Ok(true);
+        };
+        let wait = until.saturating_duration_since(Instant::now());
+        match self.client.answer(pending, wait).await {
+            None if sent.elapsed() < MOST_START => Ok(false),
+            None => Err(format!("did not start in {} s", MOST_START.as_secs())),
+            Some(Err(why)) => Err(format!("did not start ({why})")),
+            Some(Ok(_)) => {
+                self.starting = None;
+                self.client.notify("initialized", json!({}));
+                Ok(true)
+            }
+        }
+    }
+
     /// Shows the server `text` as the file `path` (in `language`) now holds: opened the first
     /// time, changed after. The version it is.
     fn show(&mut self, uri: &str, (path, language): (&Path, &str), text: &str) -> i64 {
@@ -472,6 +498,9 @@ impl Inner {
         let Some(running) = self.running.get_mut(&server.name) else {
             return Ok(Some(Vec::new()));
         };
+        if !running.ready(until).await? {
+            return Ok(None);
+        }
         let uri = url::Url::from_file_path(&change.path)
             .map_err(|()| "cannot name a file".to_string())?
             .to_string();
@@ -527,7 +556,7 @@ fn diagnostics(path: &Path, server: &str, published: &client::Published) -> Vec<
 }
 
 /// Starts `server` for the project, read-only and offline in the sandbox of its commands, and
-/// says hello.
+/// says hello: it is ready, or still starting when `until` came first.
 async fn start(
     server: &servers::Chosen,
     project_dir: &Path,
@@ -566,17 +595,16 @@ async fn start(
             "workspace": {"configuration": true, "workspaceFolders": true},
         },
     });
-    let wait = until.saturating_duration_since(Instant::now());
-    client
-        .request("initialize", params, wait)
-        .await
-        .map_err(|why| format!("did not start ({why})"))?;
-    client.notify("initialized", json!({}));
-    Ok(Running {
+    let initialize = client.send("initialize", params);
+    let mut running = Running {
         client,
         open: HashMap::new(),
         checked: false,
-    })
+        starting: Some((initialize, Instant::now())),
+    };
+    // Answered in time or not, it is ready or still starting; only a failure ends it.
+    running.ready(until).await?;
+    Ok(running)
 }
 
 #[cfg(test)]
