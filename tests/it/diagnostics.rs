@@ -229,33 +229,7 @@ async fn a_typescript_type_error_reaches_the_model() {
 
 /// A process of `ancestor`'s whose command holds `name`.
 fn process_under(ancestor: u32, name: &str) -> Option<u32> {
-    let parent = |pid: u32| -> Option<u32> {
-        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-        status
-            .lines()
-            .find_map(|line| line.strip_prefix("PPid:"))?
-            .trim()
-            .parse()
-            .ok()
-    };
-    std::fs::read_dir("/proc")
-        .ok()?
-        .flatten()
-        .find_map(|entry| {
-            let pid: u32 = entry.file_name().to_str()?.parse().ok()?;
-            let cmdline = std::fs::read(entry.path().join("cmdline")).ok()?;
-            if !String::from_utf8_lossy(&cmdline).contains(name) {
-                return None;
-            }
-            let mut up = pid;
-            while let Some(next) = parent(up).filter(|next| *next > 1) {
-                if next == ancestor {
-                    return Some(pid);
-                }
-                up = next;
-            }
-            None
-        })
+    processes_under(ancestor, name, |_| true).into_iter().next()
 }
 
 /// The server a thread started runs in namespaces of its own (the sandbox's), and is gone once
@@ -315,41 +289,43 @@ async fn the_server_runs_in_the_sandbox_and_ends_with_its_conversation() {
 /// The servers (node processes) of `ancestor`'s whose command holds `name`: not a wrapper that
 /// names it in its arguments.
 fn servers_under(ancestor: u32, name: &str) -> Vec<u32> {
-    let read = |pid: u32, what: &str| {
-        String::from_utf8_lossy(&std::fs::read(format!("/proc/{pid}/{what}")).unwrap_or_default())
-            .into_owned()
-    };
-    std::fs::read_dir("/proc")
-        .unwrap()
-        .flatten()
-        .filter_map(|entry| entry.file_name().to_str()?.parse::<u32>().ok())
-        .filter(|&pid| {
-            read(pid, "comm").trim() == "node"
-                && read(pid, "cmdline").contains(name)
-                && is_under(pid, ancestor)
-        })
-        .collect()
+    processes_under(ancestor, name, |pid| {
+        read_proc(pid, "comm").trim() == "node"
+    })
 }
 
-fn is_under(pid: u32, ancestor: u32) -> bool {
-    let mut up = pid;
-    while up > 1 {
-        let Ok(status) = std::fs::read_to_string(format!("/proc/{up}/status")) else {
-            return false;
-        };
-        let Some(parent) = status
+fn read_proc(pid: u32, what: &str) -> String {
+    String::from_utf8_lossy(&std::fs::read(format!("/proc/{pid}/{what}")).unwrap_or_default())
+        .into_owned()
+}
+
+/// The processes of `ancestor`'s (at any depth) whose command holds `name` and that `keep`.
+fn processes_under(ancestor: u32, name: &str, keep: impl Fn(u32) -> bool) -> Vec<u32> {
+    let parent = |pid: u32| -> Option<u32> {
+        read_proc(pid, "status")
             .lines()
-            .find_map(|line| line.strip_prefix("PPid:"))
-            .and_then(|ppid| ppid.trim().parse().ok())
-        else {
-            return false;
-        };
-        if parent == ancestor {
-            return true;
+            .find_map(|line| line.strip_prefix("PPid:"))?
+            .trim()
+            .parse()
+            .ok()
+    };
+    let under = |pid: u32| {
+        let mut up = pid;
+        while let Some(next) = parent(up).filter(|next| *next > 1) {
+            if next == ancestor {
+                return true;
+            }
+            up = next;
         }
-        up = parent;
-    }
-    false
+        false
+    };
+    std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|entry| entry.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|&pid| read_proc(pid, "cmdline").contains(name) && under(pid) && keep(pid))
+        .collect()
 }
 
 /// The agents of a team that work in one folder check their edits with one server per
