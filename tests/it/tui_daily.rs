@@ -337,9 +337,13 @@ async fn a_terminal_gone_without_a_hangup_signal_ends_the_client_as_sighup_does(
 async fn tab_while_an_answer_streams_queues_the_prompt_and_sends_it_after() {
     let fake = FakeOpenAi::start().await;
     let home = tempfile::tempdir().unwrap();
-    let slow = "one two three four five six seven eight nine ten eleven twelve thirteen fourteen";
+    // Long enough (some 40 events, 6 s) that the answer still streams through the keys below
+    // on a loaded machine: a Tab after it ends sends rather than queues.
+    let slow = "one two three four five six seven eight nine ten eleven twelve thirteen fourteen \
+                fifteen sixteen seventeen eighteen nineteen twenty twenty-one twenty-two \
+                twenty-three twenty-four twenty-five twenty-six twenty-seven twenty-eight";
     fake.push_responses([
-        Reply::text(slow).delay(Duration::from_millis(120)),
+        Reply::text(slow).delay(Duration::from_millis(150)),
         Reply::text("Queued one answered."),
     ]);
     let mut pty = over_ssh(&fake, home.path(), &[], &[]);
@@ -392,9 +396,13 @@ async fn tab_while_an_answer_streams_queues_the_prompt_and_sends_it_after() {
 async fn enter_while_an_answer_streams_adds_the_prompt_to_its_turn() {
     let fake = FakeOpenAi::start().await;
     let home = tempfile::tempdir().unwrap();
-    let slow = "one two three four five six seven eight nine ten eleven twelve thirteen fourteen";
+    // Long enough (some 40 events, 6 s) that the answer still streams through the keys below
+    // on a loaded machine: a Tab after it ends sends rather than queues.
+    let slow = "one two three four five six seven eight nine ten eleven twelve thirteen fourteen \
+                fifteen sixteen seventeen eighteen nineteen twenty twenty-one twenty-two \
+                twenty-three twenty-four twenty-five twenty-six twenty-seven twenty-eight";
     fake.push_responses([
-        Reply::text(slow).delay(Duration::from_millis(120)),
+        Reply::text(slow).delay(Duration::from_millis(150)),
         Reply::text("Steered and answered."),
     ]);
     let mut pty = over_ssh(&fake, home.path(), &[], &[]);
