@@ -3,12 +3,14 @@
 # which a release build lays out side by side (see build.rs). Run it after changes to what the
 # client does at start, then rebuild; the budget it serves is in docs/benchmarks.md.
 #
-# Needs tmux, valgrind (callgrind) and perf. Each round builds the release binary (its linker
+# Needs tmux, valgrind (callgrind) and perf; builds the fake server (`examples/fake-openai.rs`)
+# for the home in use. Each round builds the release binary (its linker
 # map written where KELP_LINK_MAP says), runs it to its first idle frame at
 # 80×24 with SSH_CONNECTION set, and adds the functions it touched:
-#   round 1: every function a run under callgrind entered: the client's, then those of a
-#   client on an app-server (`--remote`) and of the server;
-#   later rounds: the functions behind the page faults of real runs of the three (perf), which
+#   round 1: every function a run under callgrind entered: the client's (in an empty home, then
+#   in one in use: logins kept, a saved conversation, a log), then those of a client on an
+#   app-server (`--remote`) and of the server;
+#   later rounds: the functions behind the page faults of real runs of the four (perf), which
 #   catch code valgrind's runs took another way around (the sandbox's probes, the CPU's own fast
 #   paths, a server that answered its client only after valgrind's settling time).
 # It stops when a round finds nothing new, after four rounds at most.
@@ -18,16 +20,20 @@ LIST=link/startup-text.txt
 WORK=$(mktemp -d)
 export KELP_LINK_MAP="$WORK/kelp.map"
 # The servers it starts (under valgrind or perf) name $WORK in their arguments.
-trap 'tmux kill-session -t kelp-startup 2>/dev/null || true; pkill -TERM -f "$WORK" || true; rm -rf "$WORK"' EXIT
+FAKE_PID=
+trap 'tmux kill-session -t kelp-startup 2>/dev/null || true; pkill -TERM -f "$WORK" || true; [ -z "$FAKE_PID" ] || kill "$FAKE_PID" 2>/dev/null || true; rm -rf "$WORK"' EXIT
 
 # Runs "$@" (kelp, under a tool) in an 80×24 tmux window until the client's first frame, then
-# waits for it to settle. Leaves the window open.
+# waits for it to settle. Leaves the window open. In an empty home with a key in the environment,
+# or (RUN_HOME, RUN_KEY empty) in a home in use (`used_home`).
 run_to_idle() {
-  mkdir -p "$WORK/home/project"
+  local home=${RUN_HOME:-$WORK/home}
+  local key=${RUN_KEY-OPENAI_API_KEY=sk-startup-text-000000000000}
+  mkdir -p "$home/project"
   tmux kill-session -t kelp-startup 2>/dev/null || true
   tmux new-session -d -s kelp-startup -x 80 -y 24 \
-    "cd '$WORK/home/project' && env -i PATH='$PATH' TERM=xterm-256color HOME='$WORK/home' \
-     SSH_CONNECTION='10.0.0.1 50000 10.0.0.2 22' OPENAI_API_KEY=sk-startup-text-000000000000 \
+    "cd '$home/project' && env -i PATH='$PATH' TERM=xterm-256color HOME='$home' \
+     SSH_CONNECTION='10.0.0.1 50000 10.0.0.2 22' $key \
      OPENAI_BASE_URL=http://127.0.0.1:9/v1 KELP_AUTH_ISSUER=http://127.0.0.1:9 \
      KELP_CODEX_BASE_URL=http://127.0.0.1:9/codex KELP_APPROVAL=ask $* ; sleep 60"
   for _ in $(seq 1 600); do
@@ -35,6 +41,25 @@ run_to_idle() {
     sleep 0.1
   done
   sleep "${SETTLE:-3}"
+}
+
+# A home in use, made once against the fake server: a ChatGPT login kept beside the key in use,
+# a saved conversation and a log. Its client reads at start what an empty home lacks.
+used_home() {
+  cargo build --example fake-openai
+  local fake=http://127.0.0.1:8799
+  target/debug/examples/fake-openai --port 8799 > /dev/null 2>&1 &
+  FAKE_PID=$!
+  sleep 1
+  mkdir -p "$WORK/used/project"
+  local env=(env -i PATH="$PATH" HOME="$WORK/used" KELP_AUTH_ISSUER=$fake
+    KELP_CODEX_BASE_URL=$fake/backend-api/codex OPENAI_BASE_URL=$fake/v1)
+  (cd "$WORK/used/project" && "${env[@]}" "$BIN" login --device > /dev/null \
+    && echo sk-test-kelp-0000000000000000abcd | "${env[@]}" "$BIN" login --with-api-key --no-check \
+    && "${env[@]}" "$BIN" run "echo hi") > /dev/null 2>&1 \
+    || echo "the home in use could not be made in full" >&2
+  kill "$FAKE_PID"
+  FAKE_PID=
 }
 
 map() { echo "$KELP_LINK_MAP"; }
@@ -56,8 +81,12 @@ PY
 : > "$LIST"
 cargo build --release
 BIN=$PWD/target/release/kelp
+used_home
 CALLGRIND=(valgrind --tool=callgrind --demangle=no --callgrind-out-file="$WORK/callgrind.%p")
 SETTLE=10 run_to_idle "${CALLGRIND[@]}" "$BIN"
+pkill -TERM -f "valgrind[.a-z]* --tool=callgrind .*--callgrind-out-file=$WORK/" || true
+sleep 5
+RUN_HOME=$WORK/used RUN_KEY='' SETTLE=10 run_to_idle "${CALLGRIND[@]}" "$BIN"
 pkill -TERM -f "valgrind[.a-z]* --tool=callgrind .*--callgrind-out-file=$WORK/" || true
 sleep 5
 # Then a client on a server (`--remote`, `server = "over-ssh"`) and the app-server it runs on,
@@ -124,6 +153,12 @@ for round in 2 3 4; do
   LONE=$(faulted "$WORK/faults.data" "$PID" "$(python3 -c 'import time; print(time.monotonic())')")
   kill -TERM "$PID"
   sleep 2
+  # The client in a home in use.
+  RUN_HOME=$WORK/used RUN_KEY='' run_to_idle "${PERF[@]}" -o "$WORK/used.data" -- "$BIN"
+  PID=$(pgrep -f "^$BIN$" | head -1)
+  USED=$(faulted "$WORK/used.data" "$PID" "$(python3 -c 'import time; print(time.monotonic())')")
+  kill -TERM "$PID"
+  sleep 2
   # A server and a client on it.
   rm -f "$SOCKET"
   (cd "$WORK/home" && env -i PATH="$PATH" HOME="$WORK/home" XDG_RUNTIME_DIR="$WORK/home/run" \
@@ -138,7 +173,7 @@ for round in 2 3 4; do
   PAIR=("$(faulted "$WORK/server.data" "$SERVER" "$MARK")" "$(faulted "$WORK/remote.data" "$CLIENT" "$MARK")")
   kill -TERM "$CLIENT" "$SERVER"
   sleep 3
-  for run in "$LONE" "${PAIR[@]}"; do
+  for run in "$LONE" "$USED" "${PAIR[@]}"; do
     # shellcheck disable=SC2086
     offsets $run >> "$WORK/faulted"
   done
