@@ -1460,6 +1460,11 @@ async fn the_title_follows_the_turn_and_an_unseen_approval_rings() {
     std::thread::sleep(Duration::from_millis(600));
     pty.send("y");
     pty.wait_for("Added notes.", WAIT);
+    // The answer shows before the turn ends; the idle title follows with the end.
+    let deadline = std::time::Instant::now() + WAIT;
+    while !since(&pty, mark).contains(&title("")) && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
     assert!(since(&pty, mark).contains(&title("")), "idle again");
 
     // Focused (the terminal's report), the next approval changes the title only.
