@@ -173,9 +173,13 @@ impl Client {
 
     /// What the server last published for `uri` (as [`file_key`] names it).
     pub fn published(&self, uri: &str) -> Published {
+        self.published_as(&file_key(uri))
+    }
+
+    fn published_as(&self, key: &str) -> Published {
         self.shared()
             .published
-            .get(&file_key(uri))
+            .get(key)
             .cloned()
             .unwrap_or_default()
     }
@@ -191,9 +195,11 @@ impl Client {
         settle: Duration,
         until: tokio::time::Instant,
     ) -> bool {
+        // Named once: each wake looks it up, without asking the disk again.
+        let key = file_key(uri);
         loop {
             let notified = self.changed.notified();
-            let published = self.published(uri);
+            let published = self.published_as(&key);
             match published.version {
                 _ if published.count <= seen => {}
                 Some(said) if said >= version => return true,
