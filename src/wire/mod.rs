@@ -388,7 +388,7 @@ where
 #[cfg(test)]
 pub(crate) fn fits_schema(file: &str, message: (&'static str, Value), id: Option<i64>) {
     let path = format!(
-        "{}/tests/fixtures/codex-app-server-schema/0.169.0/{file}",
+        "{}/../tests/fixtures/codex-app-server-schema/0.169.0/{file}",
         env!("CARGO_MANIFEST_DIR")
     );
     let schema: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
@@ -435,7 +435,7 @@ where
 #[cfg(test)]
 pub(crate) fn answer_fits_in(version: &str, schema_file: &str, answer: &impl Serialize) {
     let path = format!(
-        "{}/tests/fixtures/codex-app-server-schema/{version}/{schema_file}",
+        "{}/../tests/fixtures/codex-app-server-schema/{version}/{schema_file}",
         env!("CARGO_MANIFEST_DIR")
     );
     let schema: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();

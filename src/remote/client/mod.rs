@@ -653,7 +653,7 @@ mod tests {
     /// Each of `requests` is one Codex's schema allows.
     fn fit(requests: &[Value]) {
         let path = format!(
-            "{}/tests/fixtures/codex-app-server-schema/0.169.0/ClientRequest.json",
+            "{}/../tests/fixtures/codex-app-server-schema/0.169.0/ClientRequest.json",
             env!("CARGO_MANIFEST_DIR")
         );
         let schema: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
