@@ -257,12 +257,20 @@ impl HangupWatch {
 /// write refused) is then the terminal going away, not a failure.
 pub fn stdin_hung_up() -> bool {
     use std::os::fd::AsFd;
-    let stdin = io::stdin();
-    crossterm::tty::IsTty::is_tty(&stdin)
-        && stdin
-            .as_fd()
-            .try_clone_to_owned()
-            .is_ok_and(|fd| is_hung_up(&fd))
+    io::stdin()
+        .as_fd()
+        .try_clone_to_owned()
+        .is_ok_and(|fd| is_or_was_terminal(&fd) && is_hung_up(&fd))
+}
+
+/// Whether `fd` is a terminal, or one that hung up: the kernel answers a hung-up terminal's
+/// ioctls with EIO, so `isatty` says no once the terminal is gone (a file or a pipe says
+/// ENOTTY).
+fn is_or_was_terminal(fd: &std::os::fd::OwnedFd) -> bool {
+    use std::os::fd::AsRawFd;
+    // SAFETY: isatty(3) on a descriptor this function borrows.
+    let terminal = unsafe { libc::isatty(fd.as_raw_fd()) } == 1;
+    terminal || io::Error::last_os_error().raw_os_error() == Some(libc::EIO)
 }
 
 /// Whether the terminal behind `fd` has hung up, asked without reading from it.
@@ -310,5 +318,38 @@ mod tests {
             .unwrap();
         assert!(restores_on_panic(Some(ui), ui));
         assert!(!restores_on_panic(Some(ui), worker));
+    }
+
+    #[test]
+    fn a_terminal_whose_other_end_closed_is_still_known_as_a_terminal_that_hung_up() {
+        use std::os::fd::{FromRawFd, OwnedFd};
+        let (mut master, mut slave) = (0, 0);
+        // SAFETY: openpty writes two descriptors, owned from here on.
+        let opened = unsafe {
+            libc::openpty(
+                &mut master,
+                &mut slave,
+                std::ptr::null_mut(),
+                std::ptr::null(),
+                std::ptr::null(),
+            )
+        };
+        assert_eq!(opened, 0);
+        // SAFETY: both were just opened and nothing else owns them.
+        let (master, slave) =
+            unsafe { (OwnedFd::from_raw_fd(master), OwnedFd::from_raw_fd(slave)) };
+        assert!(is_or_was_terminal(&slave));
+        assert!(!is_hung_up(&slave));
+        drop(master);
+        // SAFETY: isatty(3) on a descriptor owned here.
+        assert_eq!(
+            unsafe { libc::isatty(std::os::fd::AsRawFd::as_raw_fd(&slave)) },
+            0
+        );
+        assert!(is_or_was_terminal(&slave));
+        assert!(is_hung_up(&slave));
+
+        let file = OwnedFd::from(std::fs::File::open("/dev/null").unwrap());
+        assert!(!is_or_was_terminal(&file));
     }
 }
