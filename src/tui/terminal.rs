@@ -320,24 +320,9 @@ mod tests {
         assert!(!restores_on_panic(Some(ui), worker));
     }
 
-    #[test]
-    fn a_terminal_whose_other_end_closed_is_still_known_as_a_terminal_that_hung_up() {
-        use std::os::fd::{FromRawFd, OwnedFd};
-        let (mut master, mut slave) = (0, 0);
-        // SAFETY: openpty writes two descriptors, owned from here on.
-        let opened = unsafe {
-            libc::openpty(
-                &mut master,
-                &mut slave,
-                std::ptr::null_mut(),
-                std::ptr::null(),
-                std::ptr::null(),
-            )
-        };
-        assert_eq!(opened, 0);
-        // SAFETY: both were just opened and nothing else owns them.
-        let (master, slave) =
-            unsafe { (OwnedFd::from_raw_fd(master), OwnedFd::from_raw_fd(slave)) };
+    #[tokio::test]
+    async fn a_terminal_whose_other_end_closed_is_still_known_as_a_terminal_that_hung_up() {
+        let (master, slave) = crate::tools::pty::open(crate::tools::pty::Size::default()).unwrap();
         assert!(is_or_was_terminal(&slave));
         assert!(!is_hung_up(&slave));
         drop(master);
@@ -349,7 +334,7 @@ mod tests {
         assert!(is_or_was_terminal(&slave));
         assert!(is_hung_up(&slave));
 
-        let file = OwnedFd::from(std::fs::File::open("/dev/null").unwrap());
+        let file = std::os::fd::OwnedFd::from(std::fs::File::open("/dev/null").unwrap());
         assert!(!is_or_was_terminal(&file));
     }
 }
